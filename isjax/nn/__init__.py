@@ -1,0 +1,3 @@
+"""Flax linen layers."""
+
+from isjax.nn.inward_scale import InwardScale

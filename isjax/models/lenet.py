@@ -1,0 +1,46 @@
+"""LeNet-5 with the shared IS head (the paper's Table 4 baseline)."""
+
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from isjax import ops
+from isjax.models.head import InwardScaleHead
+
+
+class LeNet(nn.Module):
+  """LeNet-5 (LeCun et al. 1998) with ReLU and max-pooling.
+
+  conv 6@5x5 -> pool -> conv 16@5x5 -> pool -> dense 120 = ``features``, then
+  the shared head: [IS] -> dense `embedding_dim` (84 in LeNet-5) -> PReLU ->
+  dense to classes. Returns the same named outputs as `SimpleNet`.
+  """
+  num_classes: int
+  embedding_dim: int = 84
+  use_inward_scale: bool = True
+  xi: float = 100.0
+  eps: float = ops.DEFAULT_EPS
+  gradient: str = "appendix"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, images):
+    x = images.astype(self.dtype)
+    x = nn.relu(nn.Conv(6, (5, 5), padding="VALID", dtype=self.dtype)(x))
+    x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = nn.relu(nn.Conv(16, (5, 5), padding="VALID", dtype=self.dtype)(x))
+    x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = x.reshape((x.shape[0], -1))
+    features = nn.relu(nn.Dense(120, dtype=self.dtype)(x))
+
+    head = InwardScaleHead(
+        num_classes=self.num_classes,
+        embedding_dim=self.embedding_dim,
+        use_inward_scale=self.use_inward_scale,
+        xi=self.xi,
+        eps=self.eps,
+        gradient=self.gradient,
+        dtype=self.dtype,
+        name="head")
+    return {"features": features, **head(features)}

@@ -1,0 +1,54 @@
+"""SimpleNet (the paper's Fig. 4)."""
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from isjax import ops
+from isjax.models.head import InwardScaleHead
+
+
+class SimpleNet(nn.Module):
+  """Three [conv, conv, max-pool 2x2] blocks, flatten, IS, dense, PReLU, dense.
+
+  As in the paper's Sec. 3.2 there is no activation between the convolutions,
+  no batch norm and no dropout: the max-pools and the single PReLU are the only
+  non-linearities. The paper gives no widths; `conv_features` defaults to the
+  widths chosen for `configs/default.py`.
+
+  Called on NHWC images in [0, 1], it returns a dict of named outputs:
+  ``features`` (flattened, before IS), ``inward_scaled`` (IS output, only
+  when `use_inward_scale`), ``embedding`` (after dense and PReLU) and
+  ``logits``.
+  """
+  num_classes: int
+  conv_features: Sequence[int] = (32, 64, 128)
+  embedding_dim: int = 128
+  kernel_size: int = 3
+  use_inward_scale: bool = True
+  xi: float = 100.0
+  eps: float = ops.DEFAULT_EPS
+  gradient: str = "appendix"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, images):
+    x = images.astype(self.dtype)
+    kernel = (self.kernel_size, self.kernel_size)
+    for block, width in enumerate(self.conv_features):
+      x = nn.Conv(width, kernel, dtype=self.dtype, name=f"conv{block + 1}_1")(x)
+      x = nn.Conv(width, kernel, dtype=self.dtype, name=f"conv{block + 1}_2")(x)
+      x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+    features = x.reshape((x.shape[0], -1))
+
+    head = InwardScaleHead(
+        num_classes=self.num_classes,
+        embedding_dim=self.embedding_dim,
+        use_inward_scale=self.use_inward_scale,
+        xi=self.xi,
+        eps=self.eps,
+        gradient=self.gradient,
+        dtype=self.dtype,
+        name="head")
+    return {"features": features, **head(features)}

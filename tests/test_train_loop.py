@@ -158,3 +158,10 @@ def test_invalid_xi_is_rejected_before_training(tmp_path):
   with pytest.raises(ValueError, match=r"model.xi must be a finite number > 0, got -1.0"):
     train_and_evaluate(tiny_config(**{"model.xi": -1.0}), str(tmp_path))
   assert not os.path.exists(os.path.join(tmp_path, "checkpoints"))
+
+
+def test_load_trained_without_tensorflow(finished_run):
+  from test_light_imports import run_without_tensorflow  # pylint: disable=g-import-not-at-top
+  completed = run_without_tensorflow(finished_run)
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  assert completed.stdout.strip().endswith("ok")

@@ -1,4 +1,9 @@
-"""Model architectures and `create_model`, which builds one from a config."""
+"""Model architectures and `create_model`, which builds one from a config.
+
+"The paper" in this package is Janjua et al., "Learning Inward Scaled
+Hypersphere Embedding: Exploring Projections in Higher Dimensions",
+arXiv:1810.07037 (2018).
+"""
 
 from isjax.models.googlenet import GoogLeNet
 from isjax.models.head import InwardScaleHead

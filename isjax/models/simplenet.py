@@ -1,4 +1,4 @@
-"""SimpleNet (the paper's Fig. 4)."""
+"""SimpleNet (Fig. 4 of Janjua et al., arXiv:1810.07037)."""
 
 from typing import Any, Sequence
 

@@ -1,7 +1,8 @@
 """The inward scale op IS(x, ξ) with its two gradient conventions.
 
-Reference: the inward scale layer (Eq. 2 and Appendix B of "Inward scaling of
-feature representations", the paper that proposed SimpleNet).
+Reference: M. K. Janjua, S. Nawaz, A. Calefati, I. Gallo, "Learning Inward
+Scaled Hypersphere Embedding: Exploring Projections in Higher Dimensions",
+arXiv:1810.07037 (2018): Eq. 2 (the layer) and Appendix B (its gradient).
 """
 
 import functools

@@ -1,6 +1,6 @@
 """Orbax checkpoints of a run under `<workdir>/checkpoints`.
 
-Each checkpoint holds three items, so that inference can restore the
+Each checkpoint contains three items, so that inference can restore the
 parameters alone: ``params``, ``train_state`` (optimizer state, step, RNG,
 centre-loss centres, non-finite flag) and ``metadata`` (JSON: the model and
 dataset facts needed to rebuild the model without the data pipeline, and the

@@ -92,7 +92,7 @@ def test_create_model_from_default_config():
   config = default_config.get_config()
   model = models.create_model(config.model, num_classes=10)
   assert isinstance(model, models.SimpleNet)
-  assert model.conv_features == (32, 64, 128)
+  assert model.conv_features == (8, 16, 32)
   assert model.xi == 100.0
   assert models.output_names(config.model) == (
       "features", "inward_scaled", "embedding", "logits")

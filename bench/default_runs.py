@@ -4,7 +4,7 @@ Each run is `python train.py --config configs/default.py` in a fresh process,
 timed from start to exit (imports and compilation included). Prints a
 markdown table and writes the numbers to --output as JSON.
 
-  python bench/default_runs.py --seeds=0,1,2 --output=runs/default_runs.json
+  python -m bench.default_runs --seeds=0,1,2 --output=runs/default_runs.json
 """
 
 import json

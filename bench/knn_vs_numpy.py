@@ -5,7 +5,7 @@ dimensions, float32). The reference computes the full Q x G distance matrix
 and sorts each row (`np.argsort`, stable); `argpartition` is timed too.
 Prints one JSON line.
 
-  python bench/knn_vs_numpy.py --queries=10000 --gallery=10000 --k=10
+  python -m bench.knn_vs_numpy --queries=10000 --gallery=10000 --k=10
 """
 
 import json

@@ -10,6 +10,7 @@ from PIL import Image
 import pytest
 
 import isjax
+from configs import fashion_mnist_retrieval
 from isjax import data
 from isjax.retrieval import compute_retrieval_metrics
 from isjax.retrieval import evaluation
@@ -26,8 +27,22 @@ def metric_learning_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("retrieval"))
   config = tiny_config(**{"loss.contrastive_weight": 0.5,
                           "loss.center_weight": 0.1})
+  config.paper = fashion_mnist_retrieval.get_config().paper
   train_and_evaluate(config, workdir)
   return workdir
+
+
+def test_retrieval_config_paper_numbers(metric_learning_run):
+  with open(os.path.join(metric_learning_run, "results.json")) as results_file:
+    results = json.load(results_file)
+  assert results["paper"]["table"] == "Table 6"
+  assert "paper_eval_accuracy" not in results
+
+  result = evaluation.evaluate_retrieval(metric_learning_run, ks=(1, 10))
+  assert result["paper"]["recall@1"] == 0.8875  # With IS, as trained here.
+  table = evaluation.format_table(result)
+  assert "88.75%" in table
+  assert "97.33%" in table  # The paper's Recall@10 with IS.
 
 
 def test_metric_learning_losses_are_logged(metric_learning_run):

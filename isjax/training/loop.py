@@ -249,11 +249,13 @@ def train_and_evaluate(config, workdir):
     results = {"step": total_steps, "epoch": config.num_epochs, **eval_metrics}
     paper = config.get("paper")
     if paper is not None:
-      # The number that config.paper reports for this setting, beside ours.
       results["paper"] = paper.to_dict()
-      results["paper_eval_accuracy"] = paper[
-          "eval_accuracy_with_is" if config.model.use_inward_scale
-          else "eval_accuracy_without_is"]
+      # The accuracy that config.paper reports for this setting, beside ours.
+      # Retrieval configs carry retrieval metrics instead (see eval_retrieval.py).
+      setting = ("eval_accuracy_with_is" if config.model.use_inward_scale
+                 else "eval_accuracy_without_is")
+      if setting in paper:
+        results["paper_eval_accuracy"] = paper[setting]
     if is_main_process:
       _write_json(os.path.join(workdir, RESULTS_FILE), results)
     paper_note = ""

@@ -1,0 +1,1 @@
+"""Benchmarks and long measurement runs; run each as `python -m bench.NAME`."""

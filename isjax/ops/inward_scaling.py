@@ -70,7 +70,7 @@ def inward_scale(x, xi=100.0, *, eps=DEFAULT_EPS, axis=-1, gradient="appendix"):
   Example:
     >>> import jax.numpy as jnp
     >>> from isjax import inward_scale
-    >>> inward_scale(jnp.array([3.0, 4.0]), xi=10.0, eps=0.0)
+    >>> inward_scale(jnp.array([3.0, 4.0]), xi=10.0, eps=0.0).round(4)
     Array([0.06, 0.08], dtype=float32)
   """
   x = jnp.asarray(x)

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from isjax import ops
-from isjax.models.head import InwardScaleHead
+from isjax.models.head import create_head
 
 # Inception module widths from Szegedy et al. 2015, Table 1:
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection).
@@ -73,13 +73,4 @@ class GoogLeNet(nn.Module):
                       name=f"inception{name}")(x)
     features = jnp.mean(x, axis=(1, 2))
 
-    head = InwardScaleHead(
-        num_classes=self.num_classes,
-        embedding_dim=self.embedding_dim,
-        use_inward_scale=self.use_inward_scale,
-        xi=self.xi,
-        eps=self.eps,
-        gradient=self.gradient,
-        dtype=self.dtype,
-        name="head")
-    return {"features": features, **head(features)}
+    return {"features": features, **create_head(self)(features)}

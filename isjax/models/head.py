@@ -41,3 +41,20 @@ class InwardScaleHead(nn.Module):
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="classifier")(x)
     outputs["logits"] = logits.astype(jnp.float32)
     return outputs
+
+
+def create_head(model):
+  """Return the `InwardScaleHead` configured by a model's IS fields.
+
+  Call it inside the model's compact `__call__`, so that the head becomes the
+  model's submodule named ``head``.
+  """
+  return InwardScaleHead(
+      num_classes=model.num_classes,
+      embedding_dim=model.embedding_dim,
+      use_inward_scale=model.use_inward_scale,
+      xi=model.xi,
+      eps=model.eps,
+      gradient=model.gradient,
+      dtype=model.dtype,
+      name="head")

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from isjax import ops
-from isjax.models.head import InwardScaleHead
+from isjax.models.head import create_head
 
 
 class LeNet(nn.Module):
@@ -34,13 +34,4 @@ class LeNet(nn.Module):
     x = x.reshape((x.shape[0], -1))
     features = nn.relu(nn.Dense(120, dtype=self.dtype)(x))
 
-    head = InwardScaleHead(
-        num_classes=self.num_classes,
-        embedding_dim=self.embedding_dim,
-        use_inward_scale=self.use_inward_scale,
-        xi=self.xi,
-        eps=self.eps,
-        gradient=self.gradient,
-        dtype=self.dtype,
-        name="head")
-    return {"features": features, **head(features)}
+    return {"features": features, **create_head(self)(features)}

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from isjax import ops
-from isjax.models.head import InwardScaleHead
+from isjax.models.head import create_head
 
 
 class SimpleNet(nn.Module):
@@ -42,13 +42,4 @@ class SimpleNet(nn.Module):
       x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
     features = x.reshape((x.shape[0], -1))
 
-    head = InwardScaleHead(
-        num_classes=self.num_classes,
-        embedding_dim=self.embedding_dim,
-        use_inward_scale=self.use_inward_scale,
-        xi=self.xi,
-        eps=self.eps,
-        gradient=self.gradient,
-        dtype=self.dtype,
-        name="head")
-    return {"features": features, **head(features)}
+    return {"features": features, **create_head(self)(features)}

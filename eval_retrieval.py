@@ -9,6 +9,7 @@ from absl import app
 from absl import flags
 
 from isjax.retrieval import evaluation
+from isjax.training import metric_logging
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by train.py.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step; default the latest.")
@@ -38,6 +39,7 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  metric_logging.hide_checkpointer_info_logs()
   try:
     ks = [int(k) for k in _KS.value]
   except ValueError as error:
@@ -55,6 +57,9 @@ def main(argv):
       features=_FEATURES.value, ks=ks, dataset_overrides=overrides,
       output_path=_OUTPUT.value, export_path=_EXPORT.value)
   print(evaluation.format_table(result))
+  for path in (_OUTPUT.value, _EXPORT.value):
+    if path:
+      print(f"Wrote {path}")
 
 
 if __name__ == "__main__":

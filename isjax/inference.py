@@ -33,6 +33,10 @@ def _prepare_images(images, image_shape):
   if not np.issubdtype(images.dtype, np.floating):
     raise TypeError(
         f"Images must be uint8 in [0, 255] or float in [0, 1], got {images.dtype}.")
+  if images.size and float(np.max(images)) > 1.0 + 1e-3:
+    raise ValueError(
+        f"Float images must be in [0, 1] (the training scale), got values up "
+        f"to {float(np.max(images)):g}. Divide by 255, or pass uint8 images.")
   return images.astype(np.float32)
 
 

@@ -109,6 +109,8 @@ def test_load_trained_errors(finished_run, tmp_path):
     trained.embed(np.zeros((1, 28, 28, 1), np.float32), features="pool3")
   with pytest.raises(ValueError, match=r"Expected images of shape \(N, 28, 28, 1\)"):
     trained.predict(np.zeros((2, 32, 32, 3), np.float32))
+  with pytest.raises(ValueError, match="Float images must be in \\[0, 1\\].*up to 255"):
+    trained.predict(np.full((1, 28, 28, 1), 255.0, np.float32))
 
 
 def test_resume_matches_uninterrupted_run(tmp_path):
@@ -150,7 +152,8 @@ def test_unknown_config_field_is_rejected(tmp_path):
        "--workdir", str(tmp_path), "--config.model.widths=3"],
       capture_output=True, text=True, timeout=300, check=False, cwd=REPOSITORY)
   assert completed.returncode != 0
-  assert "widths" in completed.stderr
+  assert "Unknown config field config.model.widths" in completed.stderr
+  assert "'conv_features'" in completed.stderr  # The valid fields are listed.
   assert not os.listdir(tmp_path)
 
 

@@ -26,9 +26,14 @@ def checkpoint_directory(workdir):
 
 
 def create_checkpoint_manager(workdir, max_to_keep=3, read_only=False):
-  """Return an Orbax `CheckpointManager` for `<workdir>/checkpoints`."""
+  """Return an Orbax `CheckpointManager` for `<workdir>/checkpoints`.
+
+  With `read_only` the directory is not created. Callers that only restore
+  pass it; Orbax's own read_only option is not used because it logs three
+  warnings per manager (orbax-checkpoint 0.12).
+  """
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=not read_only, read_only=read_only)
+      max_to_keep=None if read_only else max_to_keep, create=not read_only)
   return ocp.CheckpointManager(checkpoint_directory(workdir), options=options)
 
 

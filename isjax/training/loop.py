@@ -91,9 +91,10 @@ def train_and_evaluate(config, workdir):
     checkpointing.CheckpointMismatchError: the workdir holds a checkpoint of
       another model.
   """
+  # Validate first: importing the data pipeline loads tensorflow (~15 s).
+  config_validation.validate_config(config)
   from isjax import data  # pylint: disable=g-import-not-at-top
 
-  config_validation.validate_config(config)
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
   is_main_process = jax.process_index() == 0
@@ -183,6 +184,9 @@ def train_and_evaluate(config, workdir):
   eval_metrics = {}
   if start_step < last_step:
     logging.info("Compiling the training step (the first step takes longer).")
+  elif start_step >= total_steps:
+    logging.info("Training already finished (step %d/%d); evaluating the final "
+                 "checkpoint.", start_step, total_steps)
   # Metrics are summed on the device over each logging interval (no host
   # synchronisation per step); throughput leaves out compilation and evaluation.
   interval_sums = None
@@ -242,6 +246,11 @@ def train_and_evaluate(config, workdir):
       save(state)
 
   writer.flush()
+  if last_step < total_steps:
+    logging.info(
+        "Stopped at step %d of %d (config.max_steps); the checkpoint is saved. "
+        "Run again without --config.max_steps to continue.", last_step,
+        total_steps)
   if last_step == total_steps:
     if not eval_metrics:  # Resumed a finished run: evaluate its final state.
       eval_metrics = evaluate(eval_step, state.params, config.dataset,

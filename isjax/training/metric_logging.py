@@ -1,6 +1,7 @@
 """Metrics of a run: `metrics.jsonl`, TensorBoard events and the console."""
 
 import json
+import logging as python_logging
 import os
 
 from absl import logging
@@ -71,3 +72,15 @@ def log_progress(step, total_steps, epoch, num_epochs, metrics,
       "ETA %s", step, total_steps, epoch, num_epochs, metrics["train_loss"],
       100 * metrics["train_accuracy"], images_per_second,
       format_duration(eta_seconds))
+
+
+class _HideCheckpointerInfo(python_logging.Filter):
+  """Drop Orbax's INFO lines (about 40 per checkpoint); keep its warnings."""
+
+  def filter(self, record):
+    return record.levelno > python_logging.INFO or "orbax" not in record.pathname
+
+
+def hide_checkpointer_info_logs():
+  """Keep Orbax's per-checkpoint INFO lines off the console (entry points only)."""
+  logging.get_absl_handler().addFilter(_HideCheckpointerInfo())

@@ -1,4 +1,8 @@
-"""`evaluate_retrieval`: retrieval metrics of a trained workdir (the paper's Table 6)."""
+"""`evaluate_retrieval`: retrieval metrics of a trained workdir.
+
+The protocol and metrics of Sec. 4.5 and Table 6 of Janjua et al., "Learning
+Inward Scaled Hypersphere Embedding", arXiv:1810.07037 (2018), plus MAP@R.
+"""
 
 import json
 import os

@@ -88,7 +88,7 @@ def train_and_evaluate(config, workdir):
   Raises:
     NonFiniteLossError: the loss or gradient stopped being finite; the last
       good checkpoint stays in the workdir.
-    checkpointing.CheckpointMismatchError: the workdir holds a checkpoint of
+    checkpointing.CheckpointMismatchError: the workdir contains a checkpoint of
       another model.
   """
   # Validate first: importing the data pipeline loads tensorflow (~15 s).

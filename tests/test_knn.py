@@ -1,10 +1,7 @@
 """Tests of isjax.retrieval.knn: exact blockwise k-nearest-neighbour search."""
 
 import logging
-import os
 import re
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -12,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from fake_devices import run_on_eight_devices
 from isjax.retrieval import nearest_neighbors
 
-REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Most tests search 48 queries in 101 gallery items for k = 12, so that they
 # share compiled programs: compilation dominates the run time of this module.
@@ -327,19 +324,9 @@ def test_sharded_search_matches_single_device(tmp_path):
   np.savez(tmp_path / "inputs.npz", queries=queries, gallery=gallery,
            cosine_gallery=cosine_gallery, query_indices=query_indices)
 
-  # A fresh process, because the fake device count must be set before JAX
-  # initialises its backend, and this test session already has one device.
-  environment = dict(os.environ)
-  environment["XLA_FLAGS"] = (environment.get("XLA_FLAGS", "") +
-                              " --xla_force_host_platform_device_count=8")
-  environment["JAX_PLATFORMS"] = "cpu"
-  environment["PYTHONPATH"] = os.pathsep.join(
-      filter(None, [REPOSITORY_ROOT, environment.get("PYTHONPATH")]))
-  result = subprocess.run(
-      [sys.executable, "-c", SHARDED_SEARCH_SCRIPT,
-       str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")],
-      env=environment, capture_output=True, text=True, timeout=300,
-      check=False)
+  result = run_on_eight_devices(
+      ["-c", SHARDED_SEARCH_SCRIPT, str(tmp_path / "inputs.npz"),
+       str(tmp_path / "outputs.npz")])
   assert result.returncode == 0, result.stderr[-3000:]
   sharded = np.load(tmp_path / "outputs.npz")
 

@@ -1,8 +1,5 @@
 """Tests of the contrastive loss and the center loss with its centre update."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -10,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from fake_devices import run_on_eight_devices
 from isjax.losses.center import center_loss
 from isjax.losses.center import update_centers
 from isjax.losses.contrastive import contrastive_loss
 
-REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Three 2-D embeddings with margin 1:
 #   e0 = (0, 0) class 0, e1 = (3, 4) class 0, e2 = (0, 0.5) class 1.
@@ -262,19 +259,9 @@ def test_sharded_losses_match_single_device(tmp_path):
   np.savez(tmp_path / "inputs.npz", centers=centers, labels=labels, mask=mask,
            integer_features=integer_features, random_features=random_features)
 
-  # A fresh process, because the fake device count must be set before JAX
-  # initialises its backend, and this test session already has one device.
-  environment = dict(os.environ)
-  environment["XLA_FLAGS"] = (environment.get("XLA_FLAGS", "") +
-                              " --xla_force_host_platform_device_count=8")
-  environment["JAX_PLATFORMS"] = "cpu"
-  environment["PYTHONPATH"] = os.pathsep.join(
-      filter(None, [REPOSITORY_ROOT, environment.get("PYTHONPATH")]))
-  result = subprocess.run(
-      [sys.executable, "-c", SHARDED_LOSSES_SCRIPT,
-       str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")],
-      env=environment, capture_output=True, text=True, timeout=300,
-      check=False)
+  result = run_on_eight_devices(
+      ["-c", SHARDED_LOSSES_SCRIPT, str(tmp_path / "inputs.npz"),
+       str(tmp_path / "outputs.npz")])
   assert result.returncode == 0, result.stderr[-3000:]
   sharded = np.load(tmp_path / "outputs.npz")
 

@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +9,7 @@ import numpy as np
 import pytest
 
 from configs import default as default_config
+from fake_devices import run_on_eight_devices
 from isjax import models
 from isjax.training import optimizers
 from isjax.training import sharding as sharding_lib
@@ -22,12 +21,8 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def sharded_step_result():
-  environment = {**os.environ, "PYTHONPATH": REPOSITORY}
-  completed = subprocess.run(
-      [sys.executable, os.path.join(REPOSITORY, "tests", "scripts",
-                                    "sharded_step_check.py")],
-      capture_output=True, text=True, env=environment, timeout=600,
-      cwd=REPOSITORY, check=False)
+  completed = run_on_eight_devices(
+      [os.path.join(REPOSITORY, "tests", "scripts", "sharded_step_check.py")])
   assert completed.returncode == 0, completed.stderr[-3000:]
   return json.loads(completed.stdout.strip().splitlines()[-1])
 

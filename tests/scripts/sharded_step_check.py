@@ -1,16 +1,12 @@
-"""Run by test_training_steps.py in a fresh process with 8 fake CPU devices.
+"""Run by test_training_steps.py through fake_devices.run_on_eight_devices.
 
 Prints one JSON line with the differences between a training step on 8
 devices and on 1 device, and the outcome of the batch-size check.
 """
 
 import json
-import os
 
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8")
-
-import chex  # pylint: disable=g-import-not-at-top
+import chex
 import jax
 import numpy as np
 import optax

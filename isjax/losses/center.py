@@ -15,6 +15,8 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
+from isjax.losses import batch_validation
+
 
 def center_loss(features, labels, centers, mask=None):
   r"""Half the mean squared distance of each feature to its class centre.
@@ -168,11 +170,5 @@ def _validate_shapes(features, labels, centers, mask):
         f"features and centers must have the same dimension, got shapes "
         f"{features.shape} and {centers.shape}.")
   batch_size = features.shape[0]
-  if labels.shape != (batch_size,):
-    raise ValueError(
-        f"labels must have shape ({batch_size},), one per feature row, got "
-        f"{labels.shape}.")
-  if mask is not None and jnp.shape(mask) != (batch_size,):
-    raise ValueError(
-        f"mask must have shape ({batch_size},), one per feature row, got "
-        f"{jnp.shape(mask)}.")
+  batch_validation.validate_labels_and_mask(labels, mask, batch_size,
+                                            "feature row")

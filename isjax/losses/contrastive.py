@@ -11,6 +11,8 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
+from isjax.losses import batch_validation
+
 PAIR_WEIGHTINGS = ("all", "balanced")
 
 
@@ -143,11 +145,5 @@ def _validate_batch(embeddings, labels, mask):
     raise TypeError(
         f"embeddings must be floating point, got dtype {embeddings.dtype}.")
   batch_size = embeddings.shape[0]
-  if labels.shape != (batch_size,):
-    raise ValueError(
-        f"labels must have shape ({batch_size},), one per embedding, got "
-        f"{labels.shape}.")
-  if mask is not None and jnp.shape(mask) != (batch_size,):
-    raise ValueError(
-        f"mask must have shape ({batch_size},), one per embedding, got "
-        f"{jnp.shape(mask)}.")
+  batch_validation.validate_labels_and_mask(labels, mask, batch_size,
+                                            "embedding")

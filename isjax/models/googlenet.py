@@ -5,7 +5,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from isjax import ops
+from isjax.models.head import InwardScaleFields
 from isjax.models.head import create_head
 
 # Inception module widths from Szegedy et al. 2015, Table 1:
@@ -43,7 +43,7 @@ class Inception(nn.Module):
     return jnp.concatenate([branch1, branch3, branch5, branch_pool], axis=-1)
 
 
-class GoogLeNet(nn.Module):
+class GoogLeNet(InwardScaleFields):
   """GoogLeNet for small images (e.g. CIFAR-100's 32x32), without auxiliary heads.
 
   The ImageNet stem (7x7 stride-2 conv and two stride-2 pools) is replaced by
@@ -51,13 +51,7 @@ class GoogLeNet(nn.Module):
   no batch norm, as in the original network. The 1,024 globally average-pooled
   channels are ``features``; the shared head follows.
   """
-  num_classes: int
   embedding_dim: int = 1024
-  use_inward_scale: bool = True
-  xi: float = 100.0
-  eps: float = ops.DEFAULT_EPS
-  gradient: str = "appendix"
-  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, images):

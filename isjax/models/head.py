@@ -9,14 +9,18 @@ from isjax import ops
 from isjax.nn import InwardScale
 
 
-class InwardScaleHead(nn.Module):
-  """[IS(x, ξ)] -> dense -> PReLU -> dense to classes (the paper's Fig. 4 head).
+class InwardScaleFields(nn.Module):
+  """The fields of the shared head, declared once for the head and every model.
 
-  `use_inward_scale=False` drops IS and gives the paper's "without IS"
-  baseline with otherwise identical parameters.
-
-  Returns a dict of named outputs: ``inward_scaled`` (only with IS),
-  ``embedding`` (after the first dense layer and PReLU) and ``logits``.
+  Attributes:
+    num_classes: size of the classifier output.
+    embedding_dim: width of the dense layer after IS (the ``embedding``).
+    use_inward_scale: False drops IS and gives the paper's "without IS"
+      baseline with otherwise identical parameters.
+    xi: the inward scale factor ξ > 0 (not trained).
+    eps: E >= 0 under the square root of IS.
+    gradient: ``"appendix"`` or ``"exact"`` (see `isjax.inward_scale`).
+    dtype: the computation dtype.
   """
   num_classes: int
   embedding_dim: int = 128
@@ -25,6 +29,18 @@ class InwardScaleHead(nn.Module):
   eps: float = ops.DEFAULT_EPS
   gradient: str = "appendix"
   dtype: Any = jnp.float32
+
+
+_HEAD_FIELDS = ("num_classes", "embedding_dim", "use_inward_scale", "xi", "eps",
+                "gradient", "dtype")
+
+
+class InwardScaleHead(InwardScaleFields):
+  """[IS(x, ξ)] -> dense -> PReLU -> dense to classes (the paper's Fig. 4 head).
+
+  Returns a dict of named outputs: ``inward_scaled`` (only with IS),
+  ``embedding`` (after the first dense layer and PReLU) and ``logits``.
+  """
 
   @nn.compact
   def __call__(self, features):
@@ -50,11 +66,4 @@ def create_head(model):
   model's submodule named ``head``.
   """
   return InwardScaleHead(
-      num_classes=model.num_classes,
-      embedding_dim=model.embedding_dim,
-      use_inward_scale=model.use_inward_scale,
-      xi=model.xi,
-      eps=model.eps,
-      gradient=model.gradient,
-      dtype=model.dtype,
-      name="head")
+      **{field: getattr(model, field) for field in _HEAD_FIELDS}, name="head")

@@ -1,28 +1,19 @@
 """LeNet-5 with the shared IS head (the paper's Table 4 baseline)."""
 
-from typing import Any
-
 import flax.linen as nn
-import jax.numpy as jnp
 
-from isjax import ops
+from isjax.models.head import InwardScaleFields
 from isjax.models.head import create_head
 
 
-class LeNet(nn.Module):
+class LeNet(InwardScaleFields):
   """LeNet-5 (LeCun et al. 1998) with ReLU and max-pooling.
 
   conv 6@5x5 -> pool -> conv 16@5x5 -> pool -> dense 120 = ``features``, then
   the shared head: [IS] -> dense `embedding_dim` (84 in LeNet-5) -> PReLU ->
   dense to classes. Returns the same named outputs as `SimpleNet`.
   """
-  num_classes: int
   embedding_dim: int = 84
-  use_inward_scale: bool = True
-  xi: float = 100.0
-  eps: float = ops.DEFAULT_EPS
-  gradient: str = "appendix"
-  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, images):

@@ -1,15 +1,14 @@
 """SimpleNet (Fig. 4 of Janjua et al., arXiv:1810.07037)."""
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 
-from isjax import ops
+from isjax.models.head import InwardScaleFields
 from isjax.models.head import create_head
 
 
-class SimpleNet(nn.Module):
+class SimpleNet(InwardScaleFields):
   """Three [conv, conv, max-pool 2x2] blocks, flatten, IS, dense, PReLU, dense.
 
   As in the paper's Sec. 3.2 there is no activation between the convolutions,
@@ -22,15 +21,8 @@ class SimpleNet(nn.Module):
   when `use_inward_scale`), ``embedding`` (after dense and PReLU) and
   ``logits``.
   """
-  num_classes: int
   conv_features: Sequence[int] = (32, 64, 128)
-  embedding_dim: int = 128
   kernel_size: int = 3
-  use_inward_scale: bool = True
-  xi: float = 100.0
-  eps: float = ops.DEFAULT_EPS
-  gradient: str = "appendix"
-  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, images):

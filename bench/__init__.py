@@ -1,1 +1,4 @@
-"""Benchmarks and long measurement runs; run each as `python -m bench.NAME`."""
+"""Benchmarks: `python -m bench` runs them all (bench/run.py).
+
+Single measurements run as `python -m bench.NAME`, e.g. bench.default_runs.
+"""

@@ -143,7 +143,7 @@ def _output_and_inverse_norm(x, xi, eps, axis):
 
   def direct(x32, squared_norm):
     inverse_norm = 1.0 / jnp.sqrt(squared_norm)
-    # One multiplication per element: the per-row factor already holds 1/ξ.
+    # One multiplication per element: the per-row factor includes 1/ξ.
     return x32 * (inverse_norm / xi), inverse_norm
 
   def rescaled(x32, squared_norm):

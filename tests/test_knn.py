@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fake_devices import run_on_eight_devices
+from isjax.retrieval import knn
 from isjax.retrieval import nearest_neighbors
 
 
@@ -165,6 +166,117 @@ def test_ties_lower_index_first_across_blocks():
     np.testing.assert_array_equal(distances, [[0, 0, 1, 1, 1, 2]])
 
 
+# (num_gallery, gallery_block_size, k) that split gallery blocks into chunks:
+# one block, several blocks, and a maximum block size that is not a multiple
+# of the chunk size. No gallery size is a multiple of the chunk size.
+CHUNKED_CASES = [(2500, 8192, 7), (2500, 1000, 3), (1001, 1000, 1)]
+
+
+@pytest.mark.parametrize("num_gallery, gallery_block_size, k", CHUNKED_CASES)
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_chunks_match_brute_force(num_gallery, gallery_block_size, k,
+                                  exclude_self):
+  # Integer coordinates in [-2, 2] give exact distances with many ties, which
+  # spread over chunks and blocks, and duplicates at distance 0.
+  chunk_size, _ = knn._gallery_blocking(num_gallery, gallery_block_size, k)
+  assert chunk_size is not None
+  rng = np.random.default_rng(6)
+  gallery = exact_embeddings(rng, num_gallery, "euclidean")
+  query_indices = rng.permutation(num_gallery)[:NUM_QUERIES]
+  queries = gallery[query_indices]
+  options = (dict(exclude_self=True, query_indices=query_indices)
+             if exclude_self else {})
+
+  distances, indices = nearest_neighbors(
+      queries, gallery, k, query_block_size=7,
+      gallery_block_size=gallery_block_size, **options)
+  expected_distances, expected_indices = reference_neighbors(
+      queries, gallery, k, "euclidean", **options)
+
+  np.testing.assert_array_equal(indices, expected_indices)
+  np.testing.assert_allclose(distances, expected_distances, rtol=1e-6)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_chunks_match_whole_blocks_bitwise(distance):
+  # Gaussian data has near-ties. At equal block sizes, merging chunks must
+  # give the same bits and order as merging whole blocks, because both rank
+  # the same computed distances.
+  rng = np.random.default_rng(7)
+  gallery = jnp.asarray(rng.normal(size=(2500, 16)), jnp.float32)
+  query_indices = jnp.asarray(rng.permutation(2500)[:NUM_QUERIES], jnp.int32)
+  chunk_size, gallery_block_size = knn._gallery_blocking(2500, 1000, 3)
+  assert chunk_size is not None
+  options = dict(k=3, distance=distance, num_query_blocks=2,
+                 query_block_size=NUM_QUERIES // 2,
+                 gallery_block_size=gallery_block_size, mesh=None)
+
+  chunked = knn._search(gallery[query_indices], gallery, query_indices,
+                        chunk_size=chunk_size, **options)
+  whole = knn._search(gallery[query_indices], gallery, query_indices,
+                      chunk_size=None, **options)
+
+  np.testing.assert_array_equal(chunked[1], whole[1])
+  np.testing.assert_array_equal(chunked[0], whole[0])
+
+
+def test_chunks_top_k_in_one_chunk():
+  # Six items at distance 0 sit in the third chunk and a seventh in the
+  # sixth chunk, which ties with the third on its minimum. Every other chunk
+  # contains an item at distance 1, so all chunks compete for the k picks.
+  # The 5 nearest are the first five zeros of the third chunk.
+  num_gallery, k = 2048, 5
+  chunk_size, _ = knn._gallery_blocking(num_gallery, 8192, k)
+  assert chunk_size is not None
+  assert chunk_size > k + 1
+  gallery = np.full((num_gallery, 2), 2, np.float32)
+  gallery[::chunk_size] = [1, 0]
+  third_chunk = 2 * chunk_size + np.arange(1, k + 2)
+  gallery[third_chunk] = 0
+  gallery[5 * chunk_size + 3] = 0
+  query = np.zeros((1, 2), np.float32)
+
+  distances, indices = nearest_neighbors(query, gallery, k)
+
+  np.testing.assert_array_equal(indices, [third_chunk[:k]])
+  np.testing.assert_array_equal(distances, np.zeros((1, k)))
+
+
+def test_chunks_ties_keep_index_order():
+  # Every item is at distance 1 except one at distance 0 in the last chunk,
+  # whose chunk lax.top_k picks first. The ties after it must come from the
+  # first chunk, in index order.
+  num_gallery, k = 2048, 4
+  chunk_size, _ = knn._gallery_blocking(num_gallery, 8192, k)
+  assert chunk_size is not None
+  gallery = np.ones((num_gallery, 1), np.float32)
+  gallery[num_gallery - 2] = 0
+  query = np.zeros((1, 1), np.float32)
+
+  distances, indices = nearest_neighbors(query, gallery, k)
+
+  np.testing.assert_array_equal(indices, [[num_gallery - 2, 0, 1, 2]])
+  np.testing.assert_array_equal(distances, [[0, 1, 1, 1]])
+
+
+@pytest.mark.parametrize("num_gallery, max_block_size, k",
+                         CHUNKED_CASES + [(100_000, 8192, 10), (500, 500, 3)])
+def test_gallery_blocking_whole_chunks(num_gallery, max_block_size, k):
+  chunk_size, block_size = knn._gallery_blocking(
+      num_gallery, max_block_size, k)
+  assert chunk_size >= knn.MIN_CHUNK_SIZE
+  assert block_size % chunk_size == 0
+  assert block_size <= max_block_size
+  assert block_size // chunk_size > k
+
+
+def test_gallery_blocking_small_blocks_unchunked():
+  # Fewer than MIN_BLOCK_SIZE_PER_K_FOR_CHUNKS items per neighbour: whole
+  # blocks, evened out by _even_blocks alone.
+  assert knn._gallery_blocking(NUM_GALLERY, 8192, K) == (None, NUM_GALLERY)
+  assert knn._gallery_blocking(100_000, 8192, 100) == (None, 7693)
+
+
 def test_cosine_hand_computed():
   # Query (1, 0). Gallery (2, 0): cos 1, distance 0. (0, 3): cos 0,
   # distance 1. (-1, 0): distance 2. (1, 1): cos 1/sqrt(2), distance
@@ -305,11 +417,16 @@ SHARDED_SEARCH_SCRIPT = textwrap.dedent("""
         inputs["cosine_gallery"], 12, distance="cosine", exclude_self=True,
         query_indices=inputs["query_indices"], query_block_size=7,
         gallery_block_size=13, mesh=automatic_mesh)
-    for result in (*euclidean, *cosine):
+    # Gallery blocks that are split into chunks.
+    chunked = nearest_neighbors(
+        queries, inputs["chunked_gallery"], 3, query_block_size=7,
+        gallery_block_size=1000, mesh=explicit_mesh)
+    for result in (*euclidean, *cosine, *chunked):
       assert result.sharding.is_fully_replicated, result.sharding
     np.savez(sys.argv[2], euclidean_distances=euclidean[0],
              euclidean_indices=euclidean[1], cosine_distances=cosine[0],
-             cosine_indices=cosine[1])
+             cosine_indices=cosine[1], chunked_distances=chunked[0],
+             chunked_indices=chunked[1])
 """)
 
 
@@ -321,8 +438,11 @@ def test_sharded_search_matches_single_device(tmp_path):
   gallery = exact_embeddings(rng, NUM_GALLERY, "euclidean")
   cosine_gallery = exact_embeddings(rng, NUM_GALLERY, "cosine")
   query_indices = rng.permutation(NUM_GALLERY)[:NUM_QUERIES]
+  chunked_gallery = exact_embeddings(rng, 2500, "euclidean")
+  assert knn._gallery_blocking(2500, 1000, 3)[0] is not None
   np.savez(tmp_path / "inputs.npz", queries=queries, gallery=gallery,
-           cosine_gallery=cosine_gallery, query_indices=query_indices)
+           cosine_gallery=cosine_gallery, query_indices=query_indices,
+           chunked_gallery=chunked_gallery)
 
   result = run_on_eight_devices(
       ["-c", SHARDED_SEARCH_SCRIPT, str(tmp_path / "inputs.npz"),
@@ -336,7 +456,11 @@ def test_sharded_search_matches_single_device(tmp_path):
       cosine_gallery[query_indices], cosine_gallery, K, distance="cosine",
       exclude_self=True, query_indices=query_indices, query_block_size=7,
       gallery_block_size=13)
+  chunked = nearest_neighbors(queries, chunked_gallery, 3, query_block_size=7,
+                              gallery_block_size=1000)
   np.testing.assert_array_equal(sharded["euclidean_indices"], euclidean[1])
   np.testing.assert_array_equal(sharded["euclidean_distances"], euclidean[0])
   np.testing.assert_array_equal(sharded["cosine_indices"], cosine[1])
   np.testing.assert_array_equal(sharded["cosine_distances"], cosine[0])
+  np.testing.assert_array_equal(sharded["chunked_indices"], chunked[1])
+  np.testing.assert_array_equal(sharded["chunked_distances"], chunked[0])

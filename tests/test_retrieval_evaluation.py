@@ -64,8 +64,11 @@ def test_metrics_match_direct_computation(metric_learning_run, tmp_path):
   trained = isjax.load_trained(metric_learning_run)
   images, labels = data.load_split_arrays(trained.config.dataset, "test")
   embeddings = trained.embed(images)
+  # The same blocks give bit-identical distances, so even near-ties rank alike.
   expected = compute_retrieval_metrics(embeddings, embeddings, labels, labels,
-                                       (1, 5), exclude_self=True)
+                                       (1, 5), exclude_self=True,
+                                       query_block_size=300,
+                                       gallery_block_size=700)
   for key in ("recall@1", "recall@5", "tp@1", "tp@5", "map@r", "r_precision"):
     assert abs(result[key] - expected[key]) < 1e-9, key
     assert 0.0 <= result[key] <= 1.0

@@ -15,29 +15,45 @@ from jax import lax
 import jax.numpy as jnp
 
 from bench import timing
+from isjax.retrieval import knn
 from isjax.retrieval import nearest_neighbors
 
 QUERY_BLOCK_SIZE = 1024
 GALLERY_BLOCK_SIZE = 8192
 
 
-def _blocks(array, max_block_size):
-  """Reshape rows into the fewest blocks of at most `max_block_size` (zero padding).
+def search_block_sizes(num_queries, num_gallery, k):
+  """Return (query block size, gallery block size) that the search uses.
 
-  The blocks are as even as `nearest_neighbors` makes them.
+  Taken from `nearest_neighbors`' own blocking (private functions of
+  isjax.retrieval.knn), so the reference multiplies matrices of the same shapes.
   """
-  num_blocks = math.ceil(array.shape[0] / max_block_size)
-  block_size = math.ceil(array.shape[0] / num_blocks)
+  _, query_block_size = knn._even_blocks(  # pylint: disable=protected-access
+      num_queries, QUERY_BLOCK_SIZE, 1)
+  _, gallery_block_size = knn._gallery_blocking(  # pylint: disable=protected-access
+      num_gallery, GALLERY_BLOCK_SIZE, k)
+  return query_block_size, gallery_block_size
+
+
+def _blocks(array, block_size):
+  """Reshape rows into blocks of `block_size`, padding with copies of the last row.
+
+  Copies of a gallery row leave every maximum as it is, which zero rows
+  would not (q·0 = 0 beats negative products).
+  """
+  num_blocks = math.ceil(array.shape[0] / block_size)
   padding = num_blocks * block_size - array.shape[0]
-  array = jnp.pad(array, ((0, padding), (0, 0)))
+  array = jnp.pad(array, ((0, padding), (0, 0)), mode="edge")
   return array.reshape(num_blocks, block_size, array.shape[1])
 
 
-@jax.jit
-def blockwise_products(queries, gallery):
-  """Return max_g q·g per query, from the block products `nearest_neighbors` computes."""
-  query_blocks = _blocks(queries, QUERY_BLOCK_SIZE)
-  gallery_blocks = _blocks(gallery, GALLERY_BLOCK_SIZE)
+@functools.partial(
+    jax.jit, static_argnames=("query_block_size", "gallery_block_size"))
+def blockwise_products(queries, gallery, *, query_block_size,
+                       gallery_block_size):
+  """Return max_g q·g per query, computed from one matmul per pair of blocks."""
+  query_blocks = _blocks(queries, query_block_size)
+  gallery_blocks = _blocks(gallery, gallery_block_size)
 
   def one_query_block(query_block):
     def one_gallery_block(best, gallery_block):
@@ -80,9 +96,13 @@ def measure_retrieval(num_queries, num_gallery, *, dimension=128, k=10,
         queries, gallery, k, query_block_size=QUERY_BLOCK_SIZE,
         gallery_block_size=GALLERY_BLOCK_SIZE)
 
+  query_block_size, gallery_block_size = search_block_sizes(
+      num_queries, num_gallery, k)
+  products = functools.partial(
+      blockwise_products, queries, gallery, query_block_size=query_block_size,
+      gallery_block_size=gallery_block_size)
   seconds = timing.interleaved_best_seconds(
-      {"search": search,
-       "products": functools.partial(blockwise_products, queries, gallery)},
+      {"search": search, "products": products},
       repeats=repeats)
   argument_bytes, temporary_bytes, output_bytes = search_memory_bytes(
       queries, gallery, k)

@@ -92,7 +92,11 @@ def test_blockwise_products_match_brute_force(num_queries, num_gallery):
   queries[:, 0] = 1.0
   expected = (queries.astype(np.float64) @ gallery.T.astype(np.float64)).max(1)
 
-  best = retrieval_speed.blockwise_products(queries, gallery)
+  query_block_size, gallery_block_size = retrieval_speed.search_block_sizes(
+      num_queries, num_gallery, 10)
+  best = retrieval_speed.blockwise_products(
+      queries, gallery, query_block_size=query_block_size,
+      gallery_block_size=gallery_block_size)
 
   assert best.size >= num_queries
   np.testing.assert_allclose(np.asarray(best).ravel()[:num_queries], expected,

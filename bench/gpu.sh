@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the training-step, op and retrieval benchmarks on one GPU (~5 min).
+# Run the training-step, op and retrieval benchmarks on one GPU.
+# NOTE: not yet run on a GPU. The timeout below keeps it within 8 minutes.
 #
 #   bash bench/gpu.sh [OUTPUT_DIR]      # default: $OUT if set, else runs/bench_gpu
 #

@@ -1,11 +1,11 @@
 """Images per second that the input pipeline delivers on its own.
 
 The iterators are the ones `train.py` uses (`isjax.data.create_train_iterator`),
-consumed as fast as possible with nothing else running. The CIFAR-size case
-reads a TFDS dataset of random images written to a temporary directory in the
-real on-disk format (TFRecord files of PNG images, under the registered
-`cifar10` builder), because no dataset can be downloaded offline; reading and
-decoding then cost what they cost with the real CIFAR-10.
+consumed as fast as possible with nothing else running. No dataset can be
+downloaded offline, so the CIFAR-size case reads random images that are written
+to a temporary directory in the real on-disk format: TFRecord files of PNG
+images, under the registered `cifar10` builder. Reading and decoding then cost
+what they cost with the real CIFAR-10.
 """
 
 import tempfile
@@ -47,7 +47,7 @@ def measure_pipeline(dataset_config, *, batch_size, batches, warmup=5):
   """Return the images per second of the training iterator of `dataset_config`.
 
   The first `warmup` batches (opening files, starting tf.data's threads) are
-  not timed; the timed batches cross epoch boundaries when the split is small,
+  not timed. The timed batches cross epoch boundaries when the split is small,
   as they do in training.
   """
   from isjax import data  # pylint: disable=g-import-not-at-top

@@ -4,20 +4,20 @@ r"""Run the benchmarks; write results.json and results.md with every ratio.
   python -m bench --sections=op,retrieval          # a subset
   python -m bench --tiny --output_dir=/tmp/bench   # tiny sizes, seconds
 
-Sections (each figure is measured beside its reference, in this process):
-  training   images/s of the jitted training step fed from NumPy, for the
+Each figure is measured beside its reference, in this process. Sections:
+  training   Images/s of the jitted training step fed from NumPy, for the
              default config and the CIFAR-size SimpleNet, against the same
-             model without IS; its FLOP rate against a float32 matmul; the
+             model without IS. Its FLOP rate against a float32 matmul. The
              first step's compile time against one step.
-  pipeline   images/s of the input pipeline alone against the training step
-             (needs tensorflow; runs the training section too).
-  op         inward_scale forward + backward against autodiff and against an
-             elementwise op that moves the same bytes.
-  retrieval  exact top-10 over 10k, 100k and 1M random embeddings (D = 128,
-             10k queries) against the bare block matmuls; time per gallery
-             item against the smallest gallery; XLA's memory estimate against
+  pipeline   Images/s of the input pipeline alone against the training step.
+             Needs tensorflow, and runs the training section too.
+  op         The inward_scale forward + backward against autodiff and
+             against an elementwise op that moves the same bytes.
+  retrieval  Exact top-10 over 10k, 100k and 1M random embeddings (D = 128,
+             10k queries) against the bare block matmuls. Time per gallery
+             item against the smallest gallery. XLA's memory estimate against
              the size of the gallery.
-  scaling    training-step images/s on 1, 2, 4, 8 fake CPU devices against 1.
+  scaling    Training-step images/s on 1, 2, 4, 8 fake CPU devices against 1.
 """
 
 import os
@@ -160,7 +160,7 @@ def run_retrieval(sizes, results):
           reference=f"{smallest[0]:,} gallery", reference_value=smallest[1],
           note="1 = linear in the gallery size"))
 
-  # XLA's estimate for the largest gallery: what the search holds at its peak.
+  # XLA's estimate of the memory the search needs at its peak, largest gallery.
   total_bytes = (measured["argument_bytes"] + measured["temporary_bytes"] +
                  measured["output_bytes"])
   results.append(report.measurement(

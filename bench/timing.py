@@ -59,7 +59,7 @@ def interleaved_best_seconds(functions, *, repeats, warmup=1):
   return {name: min(values) for name, values in times.items()}
 
 
-def compile_seconds(jitted, *args):
+def timed_compile(jitted, *args):
   """Return (compiled executable, seconds to trace, lower and compile)."""
   start = time.perf_counter()
   compiled = jitted.lower(*args).compile()

@@ -69,7 +69,7 @@ def measure_training_step(config, *, image_shape, num_classes, steps=50,
 
   train_step = steps_lib.make_train_step(
       model, optimizer, schedule, config.loss, mesh)
-  compiled, compile_seconds = timing.compile_seconds(
+  compiled, compile_seconds = timing.timed_compile(
       train_step, state, batches[0])
 
   # The state is donated to each step, so it is threaded through the calls.
